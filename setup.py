@@ -21,6 +21,7 @@ NATIVE_MODULES = [
     ("_records", "native/records.pyx"),
     ("_example", "native/example.pyx"),
     ("_resize", "native/resize.pyx"),
+    ("_bufpool", "native/bufpool.pyx"),
 ]
 
 extensions = [

@@ -8,7 +8,7 @@ Example::
     [(4,), (4,)]
 """
 
-from datapipe import device, errors, execute, image, io, state, testing
+from datapipe import device, errors, execute, image, io, memory, state, testing
 from datapipe.dataset.dataset import Dataset
 from datapipe.dataset.iterator import Iterator
 from datapipe.dataset.node import INFINITE as INFINITE_CARDINALITY, UNKNOWN as UNKNOWN_CARDINALITY
@@ -44,6 +44,7 @@ __all__ = [
     "execute",
     "image",
     "io",
+    "memory",
     "state",
     "string",
     "testing",

@@ -41,6 +41,8 @@ from libc.string cimport memcpy
 
 import numpy as np
 
+from datapipe._native._bufpool import empty as _pooled_empty
+
 __all__ = ["nearest", "resample"]
 
 ctypedef fused pixel_t:
@@ -222,7 +224,7 @@ def resample(images, col_index, col_weight, row_index, row_weight, bint lerp=Fal
     row_index, row_weight = _taps(row_index, row_weight, height, lerp, "row")
     cdef Py_ssize_t out_w = col_index.shape[0], col_taps = col_index.shape[1]
     cdef Py_ssize_t out_h = row_index.shape[0], row_taps = row_index.shape[1]
-    out = np.empty((count, out_h, out_w, channels), np.float32)
+    out = _pooled_empty((count, out_h, out_w, channels), np.float32)
     if count and channels:
         _run(array, out, col_index, col_weight, row_index, row_weight, lerp)
     return out if batched else out[0]
@@ -324,7 +326,7 @@ def nearest(images, rows, cols):
     for name, index, size in (("rows", rows, height), ("cols", cols, width)):
         if index.size and (index.min() < 0 or index.max() >= size):
             raise ValueError(f"{name} holds indices outside the image (size {size})")
-    out = np.empty((count, rows.size, cols.size, channels), array.dtype)
+    out = _pooled_empty((count, rows.size, cols.size, channels), array.dtype)
     cdef Py_ssize_t pixel = channels * array.dtype.itemsize
     if out.size == 0 or array.dtype.hasobject:
         if out.size:

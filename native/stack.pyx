@@ -43,6 +43,8 @@ from libc.string cimport memcmp, memcpy, strchr, strcmp
 
 import numpy as np
 
+from datapipe._native._bufpool import empty as _pooled_empty
+
 __all__ = ["GIL_RELEASE_BYTES", "stack", "stack_uniform"]
 
 #: Copies of at least this many bytes run with the GIL released.
@@ -129,7 +131,7 @@ cdef object _stack_arrays(list items, Py_ssize_t n, object first):
                     return None  # object references must be counted: np.stack does it
             elif not _same_layout(&views[0], &views[i]):
                 return None
-        out = _empty((n, *first.shape), first.dtype)
+        out = _pooled_empty((n, *first.shape), first.dtype)
         PyObject_GetBuffer(out, &out_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS)
         dst = <char*>out_view.buf
         row = views[0].len

@@ -3,7 +3,7 @@
 Modules: ``ring`` (bounded ring buffer), ``stack`` (batch assembly), ``shuffle`` (the
 shuffle buffer's chunk loop), ``crc32c`` (masked CRC32C), ``records`` (TFRecord framing
 over whole buffers), ``example`` (``tf.train.Example`` wire decoding), ``resize`` (image
-resampling kernels). The compiled
+resampling kernels), ``bufpool`` (recycled memory for large arrays). The compiled
 extensions ``datapipe._native._<name>``, built from ``native/<name>.pyx``, are used
 unless the environment sets ``DATAPIPE_PURE_PYTHON=1``, which selects the twins in
 ``datapipe._native.fallback``. ``BACKEND`` says which one is in use.
@@ -22,11 +22,11 @@ import importlib
 import os
 from types import ModuleType
 
-__all__ = ["BACKEND", "MODULES", "backends", "crc32c", "example", "records", "resize",
-           "ring", "shuffle", "stack"]
+__all__ = ["BACKEND", "MODULES", "backends", "bufpool", "crc32c", "example", "records",
+           "resize", "ring", "shuffle", "stack"]
 
 #: Every native module, by its short name.
-MODULES = ("ring", "stack", "shuffle", "crc32c", "records", "example", "resize")
+MODULES = ("ring", "stack", "shuffle", "crc32c", "records", "example", "resize", "bufpool")
 
 
 def _want_pure() -> bool:
@@ -71,3 +71,4 @@ crc32c = _LOADED["crc32c"]
 records = _LOADED["records"]
 example = _LOADED["example"]
 resize = _LOADED["resize"]
+bufpool = _LOADED["bufpool"]
