@@ -10,6 +10,7 @@ from PIL import Image
 import datapipe as dp
 from datapipe.errors import DataLossError, InvalidArgumentError, InvalidTypeError
 from datapipe.image import (
+    _turbo,
     decode_bmp,
     decode_gif,
     decode_image,
@@ -225,3 +226,90 @@ def test_decode_in_a_parallel_dataset_map():
     batches = list(ds.as_numpy_iterator())
     assert [b.shape for b in batches] == [(3, 8, 8, 3)] * 2
     np.testing.assert_array_equal(np.concatenate(batches), np.stack(images))
+
+
+# ---- the two JPEG decoders: TurboJPEG (simplejpeg) and Pillow -----------------------
+
+turbo_only = pytest.mark.skipif(not _turbo.AVAILABLE, reason="simplejpeg is not installed")
+
+
+def _jpeg_variants():
+    image = Image.fromarray(smooth(50, 70))
+    return {
+        "420": encode(image, "JPEG", quality=85),
+        "422": encode(image, "JPEG", quality=85, subsampling=1),
+        "444": encode(image, "JPEG", quality=85, subsampling=0),
+        "progressive": encode(image, "JPEG", quality=85, progressive=True),
+        "gray": encode(smooth(30, 17, 1), "JPEG", quality=80),
+        "odd": encode(smooth(45, 61), "JPEG", quality=90),
+    }
+
+
+@turbo_only
+@pytest.mark.parametrize("kind", list(_jpeg_variants()))
+@pytest.mark.parametrize("channels", [0, 1, 3])
+@pytest.mark.parametrize("ratio", [1, 2, 8])
+@pytest.mark.parametrize(("dct_method", "fancy"),
+                         [("INTEGER_ACCURATE", True), ("", False), ("INTEGER_FAST", False)])
+def test_turbo_and_pillow_give_the_same_pixels_where_both_follow_tf(
+        monkeypatch, kind, channels, ratio, dct_method, fancy):
+    data = _jpeg_variants()[kind]
+    kwargs = dict(channels=channels, ratio=ratio, dct_method=dct_method,
+                  fancy_upscaling=fancy)
+    turbo = decode_jpeg(data, **kwargs)
+    monkeypatch.setattr(_turbo, "AVAILABLE", False)
+    np.testing.assert_array_equal(turbo, decode_jpeg(data, **kwargs))
+
+
+@turbo_only
+def test_tf_default_fast_dct_differs_from_the_accurate_one_by_a_few_levels():
+    data = _jpeg_variants()["odd"]
+    fast = decode_jpeg(data).astype(int)
+    accurate = decode_jpeg(data, dct_method="INTEGER_ACCURATE").astype(int)
+    assert 0 < np.abs(fast - accurate).max() <= 8
+
+
+@turbo_only
+def test_turbo_decodes_into_a_pooled_block():
+    if dp._native.BACKEND != "native":
+        pytest.skip("the pure core does not pool")
+    out = decode_jpeg(encode(smooth(256, 256), "JPEG", quality=90))
+    owner = out
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    assert isinstance(owner, dp._native.bufpool.PooledBlock)
+    assert out.shape == (256, 256, 3) and out.flags.writeable
+
+
+def test_cmyk_jpeg_is_decoded_by_pillow():
+    cmyk = Image.fromarray(smooth(20, 24, 4), "CMYK")
+    data = encode(cmyk, "JPEG", quality=90)
+    assert decode_jpeg(data).shape == (20, 24, 4)
+    assert decode_jpeg(data, channels=3).shape == (20, 24, 3)
+
+
+def test_tiny_image_at_a_reduced_scale_keeps_tf_size():
+    data = encode(smooth(9, 5), "JPEG", quality=90)
+    assert decode_jpeg(data, ratio=2).shape == (5, 3, 3)
+    assert decode_jpeg(data, ratio=8).shape == (2, 1, 3)
+
+
+def test_corrupt_scan_data_is_named_by_either_decoder(monkeypatch):
+    data = bytearray(_jpeg_variants()["444"])
+    data[len(data) // 2:len(data) // 2 + 40] = b"\xff\x00" * 20
+    data = bytes(data[:len(data) * 3 // 4])
+    for available in (True, False):
+        monkeypatch.setattr(_turbo, "AVAILABLE", available and _turbo._simplejpeg is not None)
+        with pytest.raises(DataLossError, match="corrupt or truncated JPEG"):
+            decode_jpeg(data)
+
+
+def test_decoder_can_be_switched_to_pillow_by_environment():
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "DATAPIPE_JPEG_DECODER": "pillow"}
+    code = "import datapipe.image._turbo as t; print(t.AVAILABLE)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "False"

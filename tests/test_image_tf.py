@@ -8,6 +8,7 @@ from image_samples import encode, smooth
 from PIL import Image
 
 import datapipe.image as dpi
+from datapipe.image import _turbo
 from datapipe.image.resize import METHODS
 
 tf = pytest.importorskip("tensorflow")
@@ -35,21 +36,46 @@ def test_resize_preserve_aspect_ratio_matches_tf():
                                    ref, atol=1e-4)
 
 
+def _jpegs():
+    image = Image.fromarray(smooth(50, 70))
+    subsampled = [encode(image, "JPEG", quality=85, subsampling=s) for s in (0, 1, 2)]
+    return [encode(smooth(45, 61), "JPEG", quality=90),
+            encode(smooth(30, 17, 1), "JPEG", quality=80),  # grayscale
+            encode(image, "JPEG", quality=85, progressive=True), *subsampled]
+
+
+DECODE_SETTINGS = [(dct, fancy) for dct in ("", "INTEGER_FAST", "INTEGER_ACCURATE")
+                   for fancy in (True, False)]
+
+
+@pytest.mark.skipif(not _turbo.AVAILABLE, reason="simplejpeg is not installed")
 @pytest.mark.parametrize("channels", [0, 1, 3])
 @pytest.mark.parametrize("ratio", [1, 2, 4, 8])
-def test_decode_jpeg_is_bit_identical_to_tf_integer_accurate(channels, ratio):
-    for data in (encode(smooth(45, 61), "JPEG", quality=90),
-                 encode(smooth(30, 17, 1), "JPEG", quality=80)):
-        ref = tf.io.decode_jpeg(data, channels=channels, ratio=ratio,
-                                dct_method="INTEGER_ACCURATE").numpy()
-        np.testing.assert_array_equal(dpi.decode_jpeg(data, channels=channels, ratio=ratio),
-                                      ref)
+@pytest.mark.parametrize(("dct_method", "fancy_upscaling"), DECODE_SETTINGS)
+def test_decode_jpeg_is_bit_identical_to_tf(channels, ratio, dct_method, fancy_upscaling):
+    for data in _jpegs():
+        kwargs = dict(channels=channels, ratio=ratio, dct_method=dct_method,
+                      fancy_upscaling=fancy_upscaling)
+        ref = tf.io.decode_jpeg(data, **kwargs).numpy()
+        np.testing.assert_array_equal(dpi.decode_jpeg(data, **kwargs), ref)
 
 
-def test_decode_jpeg_default_dct_differs_from_tf_by_a_few_levels():
-    data = encode(smooth(64, 64), "JPEG", quality=90)
-    ref = tf.io.decode_jpeg(data).numpy().astype(int)
-    assert np.abs(dpi.decode_jpeg(data).astype(int) - ref).max() <= 8
+@pytest.mark.parametrize("channels", [0, 1, 3])
+@pytest.mark.parametrize("ratio", [1, 2, 4, 8])
+@pytest.mark.parametrize(("dct_method", "fancy_upscaling"), DECODE_SETTINGS)
+def test_decode_jpeg_with_pillow_matches_tf(monkeypatch, channels, ratio, dct_method,
+                                            fancy_upscaling):
+    """Pillow's decoder: exact where libjpeg gets tf's settings, else a few levels
+    (Pillow pairs the accurate IDCT with fancy upsampling, the fast one without)."""
+    monkeypatch.setattr(_turbo, "AVAILABLE", False)
+    exact = (dct_method == "INTEGER_ACCURATE") == fancy_upscaling
+    for data in _jpegs():
+        kwargs = dict(channels=channels, ratio=ratio, dct_method=dct_method,
+                      fancy_upscaling=fancy_upscaling)
+        ref = tf.io.decode_jpeg(data, **kwargs).numpy().astype(int)
+        got = dpi.decode_jpeg(data, **kwargs).astype(int)
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).max() <= (0 if exact else 8)
 
 
 def _pngs():

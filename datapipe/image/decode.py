@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from datapipe.errors import DataLossError, InvalidArgumentError, InvalidTypeError
+from datapipe.image import _turbo
 from datapipe.image._util import check_size
 from datapipe.image.convert import convert_image_dtype
 
@@ -164,11 +165,20 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1,
     ``channels``: 0 as stored (1 or 3), 1 grayscale (libjpeg's own conversion, as
     tf), 3 RGB. ``ratio`` (1, 2, 4, 8) downscales during decoding (output size
     ``ceil(size / ratio)``, as tf). ``target_size=(h, w)`` (datapipe only) picks the
-    largest libjpeg scale whose output is still at least ``h`` x ``w`` — resize
-    afterwards to get the exact size. The IDCT is always libjpeg's accurate integer
-    one (tf's ``"INTEGER_ACCURATE"``, bit-identical); tf's default ``""`` means
-    ``"INTEGER_FAST"`` whose pixels differ by a few levels. ``fancy_upscaling`` is
-    accepted for compatibility; chroma is always upsampled the fancy way.
+    largest of those ratios whose output is still at least ``h`` x ``w`` — resize
+    afterwards to get the exact size.
+
+    ``dct_method`` and ``fancy_upscaling`` mean what they mean in tf: ``""`` (tf's
+    default) and ``"INTEGER_FAST"`` use libjpeg's fast integer IDCT,
+    ``"INTEGER_ACCURATE"`` the accurate one; ``fancy_upscaling=False`` upsamples
+    chroma by replication. Decoded by libjpeg-turbo through ``simplejpeg`` (see
+    ``datapipe.image._turbo``), every combination gives tf's exact pixels. Where
+    Pillow decodes instead (simplejpeg missing or turned off, CMYK files,
+    ``try_recover_truncated``), chroma upsampling follows ``fancy_upscaling`` and the
+    IDCT is the one asked for in two cases: accurate with fancy upsampling, fast
+    without. Pillow pairs them that way, so tf's default gets the accurate IDCT and
+    accurate-without-fancy the fast one, a few levels from tf's pixels.
+
     ``try_recover_truncated=True`` decodes a truncated file, the missing part
     filled by libjpeg; ``acceptable_fraction`` is validated but not enforced.
     """
@@ -189,15 +199,20 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1,
         target_h, target_w = check_size(target_size, where, "target_size")
     if data[:3] != b"\xff\xd8\xff":
         raise _unknown(where, data, "JPEG")
-    if try_recover_truncated and not data.endswith(b"\xff\xd9"):
+    if target_size is not None:
+        ratio = _ratio_for(data, target_h, target_w)
+    fast_dct = dct_method != "INTEGER_ACCURATE"
+    if not try_recover_truncated:
+        decoded = _turbo.decode(data, channels, ratio, fancy_upscaling, fast_dct)
+        if decoded is not None:
+            return decoded
+    elif not data.endswith(b"\xff\xd9"):
         data += b"\xff\xd9"
     image = _open(data, "JPEG", where)
     width, height = image.size
     request: tuple[int, int] | None = None
     if ratio > 1:
         request = (max(1, width // ratio), max(1, height // ratio))
-    elif target_size is not None:
-        request = (target_w, target_h)
     mode = "L" if channels == 1 and image.mode == "RGB" else image.mode
     if request is not None or mode != image.mode:
         image.draft(mode, request)
@@ -206,10 +221,33 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1,
             if image.size != expected:  # image smaller than the ratio: finish by hand
                 _load(image, "JPEG", data, where)
                 image = image.resize(expected, Image.Resampling.BOX)
+    if not fancy_upscaling:
+        _replicate_chroma(image)
     _load(image, "JPEG", data, where)
     if image.mode == "CMYK" and channels == 0:
         return _to_array(image)
     return _to_array(_convert(image, channels or (1 if image.mode == "L" else 3)))
+
+
+def _ratio_for(data: bytes, target_h: int, target_w: int) -> int:
+    """The largest ratio (1, 2, 4, 8) whose output is at least ``target_h x target_w``."""
+    try:
+        width, height = Image.open(io.BytesIO(data), formats=["JPEG"]).size
+    except Exception:  # damaged: the decoder that follows names the damage
+        return 1
+    for ratio in (8, 4, 2):
+        if math.ceil(height / ratio) >= target_h and math.ceil(width / ratio) >= target_w:
+            return ratio
+    return 1
+
+
+def _replicate_chroma(image: Image.Image) -> None:
+    """Ask Pillow's libjpeg for chroma upsampling by replication. Pillow offers it
+    only with the fast IDCT, together as its "draft" decoder flag (the last item of
+    ``decoderconfig``, ``(scale, draft)``): tf's ``INTEGER_FAST`` +
+    ``fancy_upscaling=False`` exactly."""
+    scale = image.decoderconfig[0] if image.decoderconfig else 1
+    image.decoderconfig = (scale, 1)
 
 
 def _png_header(data: bytes) -> tuple[int, int]:
