@@ -186,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--frameworks", default="datapipe,tf.data,torch")
+    parser.add_argument("--settle", type=float, default=1.0,
+                        help="seconds of idle before each pass, so one framework's "
+                             "leftover work (worker processes, threads) does not "
+                             "land on the next one's clock")
     parser.add_argument("--out", default=str(harness.RESULTS_DIR / "jpeg_decode.json"))
     args = parser.parse_args(argv)
     wanted = args.frameworks.split(",")
@@ -216,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_index in range(args.rounds):
             shift = round_index % len(labels)
             for label in labels[shift:] + labels[:shift]:
+                time.sleep(args.settle)
                 result = harness.measure(runners[label], len(paths), ROW_BYTES)
                 figures[label].append(result)
                 print(f"round {round_index + 1}/{args.rounds} {label:<30} "
