@@ -104,10 +104,11 @@ def test_read_ahead_returns_every_byte_in_order(memfile, block_size, ahead, chun
 def test_read_ahead_read_all_read1_readinto(memfile):
     with ReadAheadFile(memfile, block_size=1000) as f:
         assert f.read(0) == b""
-        assert f.read1(5000) == DATA[:1000]  # read1: at most one block
+        # read1: at most one response; the first covers the window (4 blocks)
+        assert f.read1(5000) == DATA[:4000]
         buffer = bytearray(50)
-        assert f.readinto(buffer) == 50 and bytes(buffer) == DATA[1000:1050]
-        assert f.read() == DATA[1050:]
+        assert f.readinto(buffer) == 50 and bytes(buffer) == DATA[4000:4050]
+        assert f.read() == DATA[4050:]
 
 
 @pytest.mark.parametrize("target", [0, 5, 999, 1000, 1001, 3500, 10243, 10244, 20000])
@@ -163,7 +164,7 @@ def test_short_bodies_are_retried_then_raise_data_loss(memfile, monkeypatch):
     def flaky(self, path, start=None, end=None, **kwargs):
         calls.append(start)
         data = real(self, path, start=start, end=end, **kwargs)
-        return data[:-1] if start == 2000 and calls.count(2000) < 3 else data
+        return data[:-1] if start == 5000 and calls.count(5000) < 3 else data
 
     monkeypatch.setattr(fsspec.implementations.memory.MemoryFileSystem, "cat_file", flaky)
     with ReadAheadFile(memfile, block_size=1000, retry=FAST) as f:
@@ -171,7 +172,7 @@ def test_short_bodies_are_retried_then_raise_data_loss(memfile, monkeypatch):
     calls.clear()
     policy = RetryPolicy(max_attempts=2, initial_backoff=0.001)
     with ReadAheadFile(memfile, block_size=1000, retry=policy) as f, \
-            pytest.raises(DataLossError, match=r"short read at 2000 in memory://io-tests"):
+            pytest.raises(DataLossError, match=r"short read at 5000 in memory://io-tests"):
         f.read()
 
 
@@ -207,20 +208,48 @@ def test_a_failed_block_is_asked_for_again_never_skipped(memfile, monkeypatch):
         return real(self, path, start=start, end=end, **kwargs)
 
     monkeypatch.setattr(fsspec.implementations.memory.MemoryFileSystem, "cat_file", flaky)
-    with ReadAheadFile(memfile, block_size=4096, retry=FAST) as f:
+    # one block per request (blocks_in_flight=1), so block 1 fails on its own
+    with ReadAheadFile(memfile, block_size=4096, blocks_in_flight=1, retry=FAST) as f:
         assert f.read(4000) == DATA[:4000]
         with pytest.raises(OSError, match="4096"):
             f.read(200)  # 96 bytes from block 0, then block 1 fails
         assert f.tell() == 4000
         fail["at"] = None
         assert f.read() == DATA[4000:]
-    fail["at"] = 8192
-    with ReadAheadFile(memfile, block_size=4096, retry=FAST) as f:
+    fail["at"] = 4000
+    with ReadAheadFile(memfile, block_size=1000, blocks_in_flight=4, retry=FAST) as f:
+        assert f.read(10) == DATA[:10]  # the window [0, 4000), then [4000, 5000) asked
         with pytest.raises(OSError):
-            f.seek(8500)  # the target lies in a pending block that fails
+            f.seek(4500)  # the target lies in a pending block that fails
         fail["at"] = None
-        f.seek(8500)
-        assert f.read() == DATA[8500:]
+        f.seek(4500)
+        assert f.read() == DATA[4500:]
+
+
+def test_first_request_covers_the_read_ahead_window(memfile, monkeypatch):
+    """A file no larger than blocks_in_flight * block_size costs one request (as
+    cat_file); a larger one gets the window first, then a block per request."""
+    ranges = []
+    real = fsspec.implementations.memory.MemoryFileSystem.cat_file
+
+    def recording(self, path, start=None, end=None, **kwargs):
+        ranges.append((start, end))
+        return real(self, path, start=start, end=end, **kwargs)
+
+    monkeypatch.setattr(fsspec.implementations.memory.MemoryFileSystem, "cat_file",
+                        recording)
+    with ReadAheadFile(memfile, block_size=4096, blocks_in_flight=4) as f:
+        assert f.read() == DATA
+    assert ranges == [(0, 16384)]
+    ranges.clear()
+    with ReadAheadFile(memfile, block_size=1000, blocks_in_flight=4) as f:
+        assert f.read(10) == DATA[:10]
+        assert f.seek(3990) == 3990 and f.read(20) == DATA[3990:4010]  # across
+        assert f.read() == DATA[4010:]
+    assert ranges[0] == (0, 4000)
+    # the last request asks for a byte past the end: an object that grew shows itself
+    assert sorted(ranges[1:]) == [(k, k + 1000 if k + 1000 < len(DATA) else len(DATA) + 1)
+                                  for k in range(4000, len(DATA), 1000)]
 
 
 def test_retry_policy_delays_and_validation():
@@ -446,3 +475,67 @@ def test_a_restarted_io_thread_and_a_stopping_one_each_close_their_own_sessions(
     finally:
         configure(idle_timeout=previous.idle_timeout)
     assert len(sessions) == 2 and all(s.closed for s in sessions)
+
+
+# ---- sizes from listings; objects that change under the reader ----------------------
+
+@pytest.fixture
+def counted_info(monkeypatch):
+    """How many size requests the reader made."""
+    calls = []
+    real = async_reader._info
+
+    async def counting(*args, **kwargs):
+        calls.append(args[4])  # the URL
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(async_reader, "_info", counting)
+    return calls
+
+
+def test_listed_files_open_without_a_size_request(memfile, counted_info):
+    """A file that fits in the first response (blocks_in_flight * block_size) opens
+    with the size its listing gave; larger ones ask for it."""
+    listed = take_all(dp.Dataset.list_files("memory://io-tests/*.bin", shuffle=False))
+    assert listed == [memfile.encode()]
+    with open_input(memfile, read_ahead=True, block_size=4096) as f:  # one response
+        assert f.size == len(DATA) and f.read() == DATA
+    assert counted_info == []
+    with open_input(memfile, read_ahead=True, block_size=1000) as f:  # 4000: too small
+        assert f.read() == DATA  # a listed size it could not confirm: asked for
+    assert counted_info == [memfile]
+    counted_info.clear()
+    with open_input("memory://io-tests/data.bin", {"x": 1}, read_ahead=True) as f:
+        assert f.read() == DATA  # other storage options: other objects, asked for
+    assert counted_info == ["memory://io-tests/data.bin"]
+
+
+@pytest.mark.parametrize("listed", [len(DATA) - 100, len(DATA) + 100, 0, 20000])
+@pytest.mark.parametrize("block_size", [1000, 4096])
+def test_a_stale_listed_size_is_asked_for_again(memfile, counted_info, listed, block_size):
+    async_reader.remember_sizes({memfile: listed})
+    with open_input(memfile, read_ahead=True, block_size=block_size) as f:
+        assert f.read(10) == DATA[:10]
+        assert f.size == len(DATA)
+        assert f.read() == DATA[10:]
+    assert counted_info == [memfile]
+    async_reader.remember_sizes({memfile: listed})
+    with open_input(memfile, read_ahead=True, block_size=block_size) as f:
+        f.seek(7000)  # the first response is read after a seek
+        assert f.read() == DATA[7000:]
+
+
+def test_a_listed_object_that_is_gone_is_not_found(memfile, counted_info):
+    async_reader.remember_sizes({"memory://io-tests/gone.bin": 100})
+    with pytest.raises(NotFoundError, match=r"gone\.bin"), \
+            open_input("memory://io-tests/gone.bin", read_ahead=True) as f:
+        f.read()
+
+
+def test_an_object_that_grows_while_read_raises_data_loss(memfile):
+    with open_input(memfile, read_ahead=True, block_size=1000, blocks_in_flight=1) as f:
+        assert f.read(1000) == DATA[:1000]
+        with fsspec.open(memfile, "wb") as out:
+            out.write(DATA + b"appended")
+        with pytest.raises(DataLossError, match=r"changed while being read.*10244 bytes"):
+            f.read()

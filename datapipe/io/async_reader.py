@@ -18,7 +18,15 @@ filesystem sessions, so no thread outlives the pipelines that use it.
 Each block is retried on transient failures with exponential backoff (see
 :mod:`datapipe.io.retry`). A block's length is checked against the object's size: a
 short body is retried, then raises ``DataLossError`` naming the URL and offset; a
-file is never silently cut short.
+file is never silently cut short. The last request of a file asks for one byte past
+the end, so an object that grew since its size was taken raises ``DataLossError``
+instead of being read to its old length.
+
+The size comes from a request of its own, sent with the first block, unless the
+file was just listed: ``Dataset.list_files`` records the sizes its listing returned
+(:func:`remember_sizes`), saving one request per file (half the requests for small
+objects such as one image each). A size that turns out stale is asked for again
+before any byte is returned.
 
 Example::
 
@@ -47,7 +55,7 @@ from typing import Any
 import fsspec
 from fsspec.utils import tokenize
 
-from datapipe.errors import InvalidArgumentError
+from datapipe.errors import DataLossError, InvalidArgumentError
 from datapipe.io.retry import RetryPolicy, ShortReadError, is_transient, translate_error
 
 try:  # uvloop is optional: the default loop works everywhere
@@ -56,6 +64,7 @@ except ImportError:  # pragma: no cover - depends on the platform
     _uvloop = None
 
 __all__ = ["IOThread", "ReadAheadFile", "ReadAheadOptions", "configure", "get_options",
+           "remember_sizes",
            "io_thread"]
 
 MiB = 1 << 20
@@ -93,6 +102,37 @@ class ReadAheadOptions:
 
 _options = ReadAheadOptions()
 _options_lock = threading.Lock()
+
+#: Sizes from recent listings, by (URL, storage options token); most recent last.
+_size_hints: collections.OrderedDict[tuple[str, str], int] = collections.OrderedDict()
+_size_hints_lock = threading.Lock()
+_SIZE_HINTS_MAX = 100_000
+
+
+def remember_sizes(sizes: Mapping[str, int],
+                   storage_options: Mapping[str, Any] | None = None) -> None:
+    """Record object sizes a listing returned (``{url: size}``, read with
+    ``storage_options``), so opening one of them needs no size request. A stale
+    entry costs a retry, never wrong bytes: see the module docstring.
+    """
+    token = tokenize(dict(storage_options or {}))
+    with _size_hints_lock:
+        for url, size in sizes.items():
+            key = (url, token)
+            _size_hints[key] = int(size)
+            _size_hints.move_to_end(key)
+        while len(_size_hints) > _SIZE_HINTS_MAX:
+            _size_hints.popitem(last=False)
+
+
+def _size_hint(url: str, storage_options: Mapping[str, Any]) -> int | None:
+    with _size_hints_lock:
+        return _size_hints.get((url, tokenize(dict(storage_options))))
+
+
+def _forget_size(url: str, storage_options: Mapping[str, Any]) -> None:
+    with _size_hints_lock:
+        _size_hints.pop((url, tokenize(dict(storage_options))), None)
 
 
 def get_options() -> ReadAheadOptions:
@@ -318,19 +358,27 @@ async def _info(thread: IOThread, protocol: str, options: Mapping[str, Any], pat
 
 async def _fetch(thread: IOThread, protocol: str, options: Mapping[str, Any], path: str,
                  url: str, start: int, end: int, size_task: asyncio.Future | None,
-                 policy: RetryPolicy) -> bytes:
-    """Bytes ``[start, end)`` of the file; ``end`` is clipped to the size once known."""
+                 policy: RetryPolicy, request_end: int | None = None) -> bytes:
+    """Bytes ``[start, end)`` of the file; ``end`` is clipped to the size once known.
+
+    ``request_end`` (>= ``end``) asks for more: bytes beyond ``end`` mean the object
+    is larger than its size said (``DataLossError``)."""
+    asked = end if request_end is None else request_end
     for attempt in range(policy.max_attempts):
         try:
             fs = await thread.filesystem(protocol, options)
             async with thread.semaphore:
                 if getattr(fs, "async_impl", False):
-                    data = await fs._cat_file(path, start=start, end=end)
+                    data = await fs._cat_file(path, start=start, end=asked)
                 else:
                     data = await asyncio.get_running_loop().run_in_executor(
-                        None, functools.partial(fs.cat_file, path, start=start, end=end))
+                        None, functools.partial(fs.cat_file, path, start=start, end=asked))
             if size_task is not None:  # a block requested before the size was known
                 end = min(end, await size_task)
+            if len(data) > end - start:
+                raise DataLossError(
+                    f"{url} changed while being read: it holds more than the "
+                    f"{end} bytes it had when opened (at byte {start})")
             if len(data) != end - start:
                 raise ShortReadError(
                     f"short read at {start} in {url}: got {len(data)} of "
@@ -385,8 +433,10 @@ class ReadAheadFile(io.BufferedIOBase):
         self._storage_options = dict(storage_options or {})
         cls = fsspec.get_filesystem_class(self._protocol)
         self._path = cls._strip_protocol(url)
-        self._pending: collections.deque[tuple[int, int, concurrent.futures.Future]] = (
-            collections.deque())
+        # (start, end, future, base) per block; ``future`` gives the bytes from file
+        # offset ``base``, which may hold several blocks (then they share it).
+        self._pending: collections.deque[
+            tuple[int, int, concurrent.futures.Future, int]] = collections.deque()
         self._buf = b""
         self._buf_pos = 0
         self._buf_start = 0      # file offset of self._buf[0]
@@ -395,37 +445,57 @@ class ReadAheadFile(io.BufferedIOBase):
         self._thread = _io_thread
         self._loop = self._thread.acquire()
         self._released = False
+        # A listed size is used when the first response can confirm it: the file fits
+        # in that response, whose extra byte shows a larger object, a short one a
+        # smaller. (Larger files get their size asked for; that request is small
+        # next to theirs.) Cleared once a response confirmed it.
+        hint = _size_hint(url, self._storage_options)
+        self._size_from_listing = (hint if hint is not None
+                                   and 0 < hint <= self._block * self._ahead else None)
         try:
-            self._open()
+            self._open(self._size_from_listing)
         except BaseException:
             self.close()
             raise
 
     # ---------------------------------------------------------------- opening
 
-    def _open(self) -> None:
+    def _open(self, hint: int | None = None) -> None:
         ready: concurrent.futures.Future = concurrent.futures.Future()
 
         async def start() -> None:
-            size_task = asyncio.ensure_future(
-                _info(self._thread, self._protocol, self._storage_options, self._path,
-                      self._url, self._policy))
+            if hint is None:
+                size_task = asyncio.ensure_future(
+                    _info(self._thread, self._protocol, self._storage_options,
+                          self._path, self._url, self._policy))
+            else:
+                size_task = asyncio.get_running_loop().create_future()
+                size_task.set_result(hint)
             first = asyncio.ensure_future(
                 _fetch(self._thread, self._protocol, self._storage_options, self._path,
-                       self._url, 0, self._block, size_task, self._policy))
+                       self._url, 0, window, size_task, self._policy,
+                       request_end=hint + 1 if hint is not None and hint <= window
+                       else None))
             ready.set_result((size_task, first))
 
+        # The first request covers the whole read-ahead window: a shard no larger than
+        # that costs one GET, like fsspec's cat_file, instead of one per block. Its
+        # blocks are listed one by one, so the window is not requested again until
+        # the reader has moved past them. When the window holds the whole file, a
+        # byte more is asked for (or the window already reaches past the end), so an
+        # object larger than its size shows itself.
+        window = self._block * self._ahead
         asyncio.run_coroutine_threadsafe(start(), self._loop).result()
         size_task, first = ready.result()
         first_future = _wrap(first, self._loop)
-        self._pending.append((0, self._block, first_future))
         try:
             self._size = _wrap(size_task, self._loop).result()
         except BaseException:
             first_future.cancel()
             raise
-        end = min(self._block, self._size)
-        self._pending[0] = (0, end, first_future)
+        end = min(window, self._size)
+        self._pending.extend((block, min(block + self._block, end), first_future, 0)
+                             for block in range(0, max(end, 1), self._block))
         self._next_fetch = end
         self._schedule()
 
@@ -437,28 +507,67 @@ class ReadAheadFile(io.BufferedIOBase):
             start = self._next_fetch
             end = min(start + self._block, self._size)
             coroutine = _fetch(self._thread, self._protocol, self._storage_options,
-                               self._path, self._url, start, end, None, self._policy)
+                               self._path, self._url, start, end, None, self._policy,
+                               request_end=end + 1 if end == self._size else end)
             future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-            self._pending.append((start, end, future))
+            self._pending.append((start, end, future, start))
             self._next_fetch = end
 
     def _advance(self) -> bool:
         """Make the next block current; False at the end of the file."""
         self._buf_start += len(self._buf)
         self._buf, self._buf_pos = b"", 0
+        # Blocks that came with the buffer just read (one request for several) are done.
+        while self._pending and self._pending[0][1] <= self._buf_start:
+            self._pending.popleft()
         if not self._pending:
             self._schedule()
             if not self._pending:
                 return False
-        start, _, future = self._pending.popleft()
+        return self._enter(self._buf_start)
+
+    def _enter(self, position: int) -> bool:
+        """Make the first pending block current, positioned at ``position`` in it.
+
+        The buffer is the whole response of the block's request, which may hold the
+        blocks after it too (``base`` is the request's first byte)."""
+        start, _, future, base = self._pending.popleft()
         self._schedule()
         try:
             data = future.result()
+        except Exception:
+            self._forget_from(start)
+            if self._size_from_listing is None:
+                raise
+            return self._reopen_with_real_size(position)
         except BaseException:
             self._forget_from(start)
             raise
-        self._buf, self._buf_start = data, start
+        self._size_from_listing = None  # a response agreed with it
+        self._buf, self._buf_start, self._buf_pos = data, base, position - base
         return True
+
+    def _reopen_with_real_size(self, position: int) -> bool:
+        """The first response disagreed with the listed size (the object changed
+        since it was listed, or is gone): ask the store for the size, start over,
+        and go to ``position`` (no byte has been returned yet)."""
+        _forget_size(self._url, self._storage_options)
+        self._size_from_listing = None
+        self._cancel_pending()
+        self._buf, self._buf_pos, self._buf_start = b"", 0, 0
+        self._open()
+        if position:
+            self.seek(position)
+            if self._buf_pos < len(self._buf):
+                return True
+        return self._advance()
+
+    def _drop_first(self) -> None:
+        """Forget the first pending block, cancelling its request unless the next
+        block shares it."""
+        future = self._pending.popleft()[2]
+        if not (self._pending and self._pending[0][2] is future):
+            future.cancel()
 
     def _forget_from(self, position: int) -> None:
         """Drop the read-ahead after a failed block: the next read asks for ``position``
@@ -530,9 +639,29 @@ class ReadAheadFile(io.BufferedIOBase):
         return self.read(take)
 
     def readinto(self, buffer: Any) -> int:
-        data = self.read(len(memoryview(buffer).cast("B")))
-        memoryview(buffer).cast("B")[:len(data)] = data
-        return len(data)
+        """Fill ``buffer`` straight from the blocks (one copy per byte, no bytes
+        object in between); fewer bytes only at the end of the file."""
+        self._check_open()
+        target = memoryview(buffer).cast("B")
+        wanted, filled = len(target), 0
+        position = self.tell()
+        while filled < wanted:
+            available = len(self._buf) - self._buf_pos
+            if available == 0:
+                try:
+                    advanced = self._advance()
+                except BaseException:
+                    self._forget_from(position)  # nothing consumed: the position stays
+                    raise
+                if not advanced:
+                    break
+                continue
+            take = min(available, wanted - filled)
+            pos = self._buf_pos
+            target[filled:filled + take] = memoryview(self._buf)[pos:pos + take]
+            self._buf_pos = pos + take
+            filled += take
+        return filled
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self._check_open()
@@ -551,16 +680,13 @@ class ReadAheadFile(io.BufferedIOBase):
             return target
         # Keep pending blocks when the target lies in one of them (a forward skip).
         while self._pending and self._pending[0][1] <= target:
-            self._pending.popleft()[2].cancel()
+            self._drop_first()
         if self._pending and self._pending[0][0] <= target:
-            start, _, future = self._pending.popleft()
-            self._schedule()
             try:
-                self._buf, self._buf_start = future.result(), start
+                self._enter(target)
             except BaseException:
                 self._forget_from(target)
                 raise
-            self._buf_pos = target - start
             return target
         self._cancel_pending()
         self._buf, self._buf_pos = b"", 0

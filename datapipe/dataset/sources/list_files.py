@@ -47,6 +47,7 @@ from datapipe.dataset.node import (
 )
 from datapipe.dataset.seeding import SeedStream, make_generator
 from datapipe.errors import InvalidArgumentError, InvalidTypeError
+from datapipe.io.async_reader import remember_sizes
 from datapipe.io.filesystem import normalize_url
 from datapipe.io.retry import translate_error
 from datapipe.structure.convert import STRING
@@ -111,8 +112,16 @@ def glob_files(patterns: tuple[str, ...] | list[str],
                 raise
             raise translated from exc
         if protocol:  # keep the scheme the user wrote: s3://bucket/key
-            found = [f"{protocol}://{path.lstrip('/')}" if protocol not in ("file", "local")
-                     else f"{protocol}://{path}" for path in found]
+            urls = [f"{protocol}://{path.lstrip('/')}" if protocol not in ("file", "local")
+                    else f"{protocol}://{path}" for path in found]
+            # The listing gave each object's size: opening it then needs no request
+            # for it (see datapipe.io.async_reader).
+            if protocol not in ("file", "local"):
+                remember_sizes({url: details[path]["size"]
+                                for url, path in zip(urls, found)
+                                if isinstance(details[path].get("size"), int)},
+                               storage_options)
+            found = urls
         # surrogateescape: local names that are not UTF-8 come back from glob escaped
         # (os.fsdecode); encoding them back gives the file's real bytes, as os.fsencode.
         matches.extend(path.encode("utf-8", "surrogateescape") for path in found)
