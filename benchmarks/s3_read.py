@@ -14,7 +14,8 @@ them with every variant, alternating (the order rotates per round):
   ``TFRecordDataset(dp.Dataset.list_files(...), num_parallel_reads=8)``.
 
 Every variant checks it received every byte. The figure of merit is MB/s; the target
-(issue 4) is datapipe >= 80% of fsspec's best. Results go to
+(issue 4) is datapipe >= 80% of ``cat_file``'s (the best of ``cat_file`` and ``cat``
+is reported too). Results go to
 ``benchmarks/results/s3_read.json``.
 
     python benchmarks/s3_read.py --rounds 3
@@ -154,14 +155,19 @@ def main(argv: list[str] | None = None) -> int:
 
     mbps = {name: total / 1e6 / statistics.median(values) for name, values in seconds.items()}
     best_fsspec = max(mbps["fsspec_cat_file"], mbps["fsspec_cat"])
-    ratios = {name: value / best_fsspec for name, value in mbps.items()
+    # The issue's target is against cat_file; the best of cat_file and cat is reported
+    # too (cat fetches the objects concurrently).
+    ratios = {name: value / mbps["fsspec_cat_file"] for name, value in mbps.items()
               if name.startswith("datapipe")}
+    best_ratios = {name: value / best_fsspec for name, value in mbps.items()
+                   if name.startswith("datapipe")}
     print(f"{args.shards} shards x {args.shard_mib} MiB on loopback moto, "
           f"{args.rounds} rounds (median)")
-    print(f"{'variant':24s} {'MB/s':>9s}  {'vs best fsspec':>14s}")
+    print(f"{'variant':24s} {'MB/s':>9s}  {'vs cat_file':>11s}  {'vs best fsspec':>14s}")
     for name in names:
         ratio = f"{ratios[name]:.2f}x" if name in ratios else ""
-        print(f"{name:24s} {mbps[name]:9.1f}  {ratio:>14s}")
+        best = f"{best_ratios[name]:.2f}x" if name in best_ratios else ""
+        print(f"{name:24s} {mbps[name]:9.1f}  {ratio:>11s}  {best:>14s}")
     report = {
         "benchmark": "s3_read",
         "config": vars(args),
@@ -174,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                      "moto": __import__("moto").__version__},
         "seconds": seconds,
         "mb_per_s": mbps,
-        "ratio_vs_best_fsspec": ratios,
+        "ratio_vs_cat_file": ratios,
+        "ratio_vs_best_fsspec": best_ratios,
         "target": {"ratio": 0.8, "met": all(r >= 0.8 for r in ratios.values())},
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
