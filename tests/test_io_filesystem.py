@@ -226,18 +226,24 @@ def test_a_failed_block_is_asked_for_again_never_skipped(memfile, monkeypatch):
         assert f.read() == DATA[4500:]
 
 
-def test_first_request_covers_the_read_ahead_window(memfile, monkeypatch):
-    """A file no larger than blocks_in_flight * block_size costs one request (as
-    cat_file); a larger one gets the window first, then a block per request."""
-    ranges = []
+@pytest.fixture
+def ranges(monkeypatch):
+    """The (start, end) of every request made to the memory filesystem."""
+    made = []
     real = fsspec.implementations.memory.MemoryFileSystem.cat_file
 
     def recording(self, path, start=None, end=None, **kwargs):
-        ranges.append((start, end))
+        made.append((start, end))
         return real(self, path, start=start, end=end, **kwargs)
 
     monkeypatch.setattr(fsspec.implementations.memory.MemoryFileSystem, "cat_file",
                         recording)
+    return made
+
+
+def test_first_request_covers_the_read_ahead_window(memfile, ranges):
+    """A file no larger than blocks_in_flight * block_size costs one request (as
+    cat_file); a larger one gets the window first, then a block per request."""
     with ReadAheadFile(memfile, block_size=4096, blocks_in_flight=4) as f:
         assert f.read() == DATA
     assert ranges == [(0, 16384)]
@@ -510,19 +516,49 @@ def test_listed_files_open_without_a_size_request(memfile, counted_info):
     assert counted_info == ["memory://io-tests/data.bin"]
 
 
-@pytest.mark.parametrize("listed", [len(DATA) - 100, len(DATA) + 100, 0, 20000])
-@pytest.mark.parametrize("block_size", [1000, 4096])
-def test_a_stale_listed_size_is_asked_for_again(memfile, counted_info, listed, block_size):
+@pytest.mark.parametrize("listed", [len(DATA) - 100, len(DATA) - 1, len(DATA) + 1,
+                                    len(DATA) + 100, 0, 20000])
+@pytest.mark.parametrize("first", ["read", "read_all", "seek_end", "seek_past", "size"])
+def test_a_stale_listed_size_never_gives_wrong_bytes(memfile, counted_info, listed, first):
+    """Whatever is done first — read everything, seek from the end, seek past the
+    listed end, ask the size — the real object is what comes back."""
     async_reader.remember_sizes({memfile: listed})
-    with open_input(memfile, read_ahead=True, block_size=block_size) as f:
-        assert f.read(10) == DATA[:10]
-        assert f.size == len(DATA)
-        assert f.read() == DATA[10:]
-    assert counted_info == [memfile]
-    async_reader.remember_sizes({memfile: listed})
-    with open_input(memfile, read_ahead=True, block_size=block_size) as f:
-        f.seek(7000)  # the first response is read after a seek
-        assert f.read() == DATA[7000:]
+    with open_input(memfile, read_ahead=True, block_size=4096) as f:
+        if first == "read":
+            assert f.read(10) == DATA[:10] and f.read() == DATA[10:]
+        elif first == "read_all":
+            assert f.read() == DATA
+        elif first == "seek_end":
+            f.seek(-4, io.SEEK_END)
+            assert f.read() == b"tail"
+        elif first == "seek_past":
+            f.seek(len(DATA) - 50)
+            assert f.read() == DATA[-50:]
+        else:
+            assert f.size == len(DATA)
+    assert counted_info == ([] if listed == len(DATA) else [memfile])
+
+
+def test_a_stale_listed_size_costs_no_retries(memfile, ranges, counted_info):
+    async_reader.remember_sizes({memfile: len(DATA) + 100})  # it shrank since
+    with open_input(memfile, read_ahead=True, block_size=4096) as f:
+        assert f.read() == DATA
+    assert ranges == [(0, len(DATA) + 101), (0, 16384)] and counted_info == [memfile]
+
+
+def test_a_listed_file_exactly_the_window_opens_on_its_listed_size(counted_info):
+    url = "memory://io-tests/window.bin"
+    with fsspec.open(url, "wb") as f:
+        f.write(DATA[:4000])
+    async_reader.remember_sizes({url: 4000})
+    with open_input(url, read_ahead=True, block_size=1000, blocks_in_flight=4) as f:
+        assert f.read() == DATA[:4000] and f.read() == b""
+    assert counted_info == []
+    with fsspec.open(url, "wb") as f:
+        f.write(DATA[:4001])  # one byte more than listed: the probe byte shows it
+    with open_input(url, read_ahead=True, block_size=1000, blocks_in_flight=4) as f:
+        assert f.read() == DATA[:4001]
+    assert counted_info == [url]
 
 
 def test_a_listed_object_that_is_gone_is_not_found(memfile, counted_info):

@@ -18,15 +18,18 @@ filesystem sessions, so no thread outlives the pipelines that use it.
 Each block is retried on transient failures with exponential backoff (see
 :mod:`datapipe.io.retry`). A block's length is checked against the object's size: a
 short body is retried, then raises ``DataLossError`` naming the URL and offset; a
-file is never silently cut short. The last request of a file asks for one byte past
-the end, so an object that grew since its size was taken raises ``DataLossError``
-instead of being read to its old length.
+file is never silently cut short. The last request of a file reaches past the end
+(by one byte, or because the first request's window does), so an object that grew
+since its size was taken raises ``DataLossError`` instead of being read to its old
+length; the one exception is a file exactly the size of the first window whose size
+came from a size request.
 
 The size comes from a request of its own, sent with the first block, unless the
 file was just listed: ``Dataset.list_files`` records the sizes its listing returned
 (:func:`remember_sizes`), saving one request per file (half the requests for small
-objects such as one image each). A size that turns out stale is asked for again
-before any byte is returned.
+objects such as one image each). Such a size is used only for a file that fits in
+the first request, and opening waits for that response: a size that turns out
+stale (the object changed since the listing) is asked for before the file is used.
 
 Example::
 
@@ -107,6 +110,10 @@ _options_lock = threading.Lock()
 _size_hints: collections.OrderedDict[tuple[str, str], int] = collections.OrderedDict()
 _size_hints_lock = threading.Lock()
 _SIZE_HINTS_MAX = 100_000
+
+
+class _StaleSizeError(DataLossError):
+    """The first response of a file disagrees with the size its listing gave."""
 
 
 def remember_sizes(sizes: Mapping[str, int],
@@ -318,8 +325,9 @@ _io_thread = IOThread()
 def _reset_after_fork() -> None:
     # A forked child (multiprocessing workers) inherits the I/O thread's state but not
     # the thread: without a fresh one its first remote read would wait forever.
-    global _io_thread
+    global _io_thread, _size_hints_lock
     _io_thread = IOThread()
+    _size_hints_lock = threading.Lock()  # a thread of the parent may have held it
 
 
 if hasattr(os, "register_at_fork"):
@@ -358,11 +366,14 @@ async def _info(thread: IOThread, protocol: str, options: Mapping[str, Any], pat
 
 async def _fetch(thread: IOThread, protocol: str, options: Mapping[str, Any], path: str,
                  url: str, start: int, end: int, size_task: asyncio.Future | None,
-                 policy: RetryPolicy, request_end: int | None = None) -> bytes:
+                 policy: RetryPolicy, request_end: int | None = None,
+                 size_is_listed: bool = False) -> bytes:
     """Bytes ``[start, end)`` of the file; ``end`` is clipped to the size once known.
 
     ``request_end`` (>= ``end``) asks for more: bytes beyond ``end`` mean the object
-    is larger than its size said (``DataLossError``)."""
+    is larger than its size said (``DataLossError``). ``size_is_listed``: the size
+    came from a listing, and any other length raises ``_StaleSizeError`` at once
+    (no retries: the caller asks for the real size)."""
     asked = end if request_end is None else request_end
     for attempt in range(policy.max_attempts):
         try:
@@ -375,6 +386,8 @@ async def _fetch(thread: IOThread, protocol: str, options: Mapping[str, Any], pa
                         None, functools.partial(fs.cat_file, path, start=start, end=asked))
             if size_task is not None:  # a block requested before the size was known
                 end = min(end, await size_task)
+            if len(data) != end - start and size_is_listed:
+                raise _StaleSizeError(f"{url} is not the {end} bytes it was listed as")
             if len(data) > end - start:
                 raise DataLossError(
                     f"{url} changed while being read: it holds more than the "
@@ -408,7 +421,8 @@ class ReadAheadFile(io.BufferedIOBase):
     ``seek`` drops the blocks in flight and starts reading ahead at the new position.
     ``close`` cancels outstanding requests and releases the I/O thread. Opening waits
     for the file's size (so a missing file raises ``NotFoundError`` here) while the
-    first block is already being requested.
+    first block is already being requested; for a file whose listing gave its size,
+    it waits for the first response instead, which confirms that size.
     """
 
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None, *,
@@ -450,15 +464,36 @@ class ReadAheadFile(io.BufferedIOBase):
         # smaller. (Larger files get their size asked for; that request is small
         # next to theirs.) Cleared once a response confirmed it.
         hint = _size_hint(url, self._storage_options)
-        self._size_from_listing = (hint if hint is not None
-                                   and 0 < hint <= self._block * self._ahead else None)
+        if hint is not None and not 0 < hint <= self._block * self._ahead:
+            hint = None
         try:
-            self._open(self._size_from_listing)
+            if hint is None or not self._open_with_listed_size(hint):
+                self._open()
         except BaseException:
             self.close()
             raise
 
     # ---------------------------------------------------------------- opening
+
+    def _open_with_listed_size(self, hint: int) -> bool:
+        """Open with the size a listing gave, if the first response confirms it.
+
+        That response is waited for here, so nothing (``size``, ``read()``, a seek
+        from the end) ever uses an unconfirmed size. False when it disagrees (the
+        object changed since it was listed): nothing is kept, the caller opens anew.
+        """
+        self._open(hint)
+        try:
+            self._pending[0][2].result()
+        except _StaleSizeError:
+            _forget_size(self._url, self._storage_options)
+            self._cancel_pending()
+            self._next_fetch, self._size = 0, -1
+            return False
+        except BaseException:
+            self._forget_from(0)
+            raise
+        return True
 
     def _open(self, hint: int | None = None) -> None:
         ready: concurrent.futures.Future = concurrent.futures.Future()
@@ -474,8 +509,8 @@ class ReadAheadFile(io.BufferedIOBase):
             first = asyncio.ensure_future(
                 _fetch(self._thread, self._protocol, self._storage_options, self._path,
                        self._url, 0, window, size_task, self._policy,
-                       request_end=hint + 1 if hint is not None and hint <= window
-                       else None))
+                       request_end=hint + 1 if hint is not None else None,
+                       size_is_listed=hint is not None))
             ready.set_result((size_task, first))
 
         # The first request covers the whole read-ahead window: a shard no larger than
@@ -535,32 +570,11 @@ class ReadAheadFile(io.BufferedIOBase):
         self._schedule()
         try:
             data = future.result()
-        except Exception:
-            self._forget_from(start)
-            if self._size_from_listing is None:
-                raise
-            return self._reopen_with_real_size(position)
         except BaseException:
             self._forget_from(start)
             raise
-        self._size_from_listing = None  # a response agreed with it
         self._buf, self._buf_start, self._buf_pos = data, base, position - base
         return True
-
-    def _reopen_with_real_size(self, position: int) -> bool:
-        """The first response disagreed with the listed size (the object changed
-        since it was listed, or is gone): ask the store for the size, start over,
-        and go to ``position`` (no byte has been returned yet)."""
-        _forget_size(self._url, self._storage_options)
-        self._size_from_listing = None
-        self._cancel_pending()
-        self._buf, self._buf_pos, self._buf_start = b"", 0, 0
-        self._open()
-        if position:
-            self.seek(position)
-            if self._buf_pos < len(self._buf):
-                return True
-        return self._advance()
 
     def _drop_first(self) -> None:
         """Forget the first pending block, cancelling its request unless the next
