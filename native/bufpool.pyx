@@ -32,11 +32,14 @@ Example::
 from libc.stdlib cimport free
 from libc.string cimport memset
 
-import os
+import operator
 
 import numpy as np
 
-__all__ = ["MIN_BYTES", "PooledBlock", "clear", "empty", "limit", "set_limit", "stats"]
+from datapipe._native.fallback import bufpool as _twin
+
+__all__ = ["MAX_BYTES", "MIN_BYTES", "PooledBlock", "clear", "empty", "limit", "set_limit",
+           "stats"]
 
 cdef extern from "stdlib.h" nogil:
     int posix_memalign(void** memptr, size_t alignment, size_t size)
@@ -50,6 +53,8 @@ cdef enum:
 
 #: Arrays smaller than this come from ``np.empty`` (malloc keeps small blocks itself).
 MIN_BYTES = 1 << 16
+#: ... and larger than this too (size classes stop there; no machine has that much).
+MAX_BYTES = 1 << 56
 
 cdef void* _free_head[N_CLASSES]   # free list per class, linked through each block
 cdef Py_ssize_t _free_count[N_CLASSES]
@@ -63,6 +68,7 @@ memset(_free_count, 0, sizeof(_free_count))
 cdef object _ndarray = np.ndarray
 cdef object _np_empty = np.empty
 cdef object _dtype = np.dtype
+cdef object _index = operator.index
 
 
 cdef inline int _class_of(Py_ssize_t nbytes, Py_ssize_t* capacity) noexcept:
@@ -156,17 +162,18 @@ cdef PooledBlock _take(Py_ssize_t nbytes):
 def empty(shape, dtype=float):
     """``np.empty(shape, dtype)`` (C order), its memory from the pool when large."""
     dt = _dtype(dtype)
-    cdef Py_ssize_t count = 1
-    cdef Py_ssize_t nbytes
-    if isinstance(shape, int):
-        shape = (shape,)
+    try:
+        shape = (_index(shape),)
+    except TypeError:
+        shape = tuple(shape)
+    count = 1  # a Python int: no overflow before the size check below
     for dim in shape:
-        if dim < 0:
+        if _index(dim) < 0:
             raise ValueError(f"negative dimensions are not allowed (shape {shape})")
-        count *= dim
+        count *= _index(dim)
     nbytes = count * dt.itemsize
-    if nbytes < MIN_BYTES or _limit == 0 or dt.hasobject:
-        return _np_empty(shape, dt)
+    if nbytes < MIN_BYTES or nbytes > MAX_BYTES or _limit == 0 or dt.hasobject:
+        return _np_empty(shape, dt)  # numpy's own errors for sizes it cannot hold
     return _ndarray(shape, dt, _take(nbytes))
 
 
@@ -215,16 +222,4 @@ def stats():
             "hits": _hits, "misses": _misses}
 
 
-def _default_limit():
-    """DATAPIPE_BUFFER_POOL_MB, else 256 MiB or a quarter of RAM, whichever is less."""
-    text = os.environ.get("DATAPIPE_BUFFER_POOL_MB", "").strip()
-    if text:
-        return max(0, int(float(text) * (1 << 20)))
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        ram = 1 << 32
-    return min(256 << 20, ram // 4)
-
-
-_limit = _default_limit()
+_limit = _twin.limit()  # the same starting rule (DATAPIPE_BUFFER_POOL_MB), read once

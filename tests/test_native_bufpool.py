@@ -180,3 +180,24 @@ def test_threads_never_get_overlapping_live_blocks(pool):
     for i, a in enumerate(live):
         for b in live[i + 1:]:
             assert not np.shares_memory(a, b)
+
+
+def test_numpy_style_shapes_and_sizes_numpy_cannot_hold(pool):
+    assert pool.empty(np.int64(100_000), np.uint8).shape == (100_000,)
+    assert pool.empty([np.int32(300), 300], np.float32).shape == (300, 300)
+    assert pool.empty((), np.float64).shape == ()
+    with pytest.raises(ValueError, match="too big"):
+        pool.empty((1 << 40, 1 << 40), np.float64)
+
+
+def test_a_malformed_limit_in_the_environment_warns_and_keeps_the_default():
+    import os
+    import subprocess
+    import sys
+    code = ("import datapipe as dp; print(dp.memory.buffer_pool_stats()['limit'] > 0)")
+    for value, expected in (("256MB", "True"), ("16", "True"), ("0", "False")):
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "DATAPIPE_BUFFER_POOL_MB": value},
+                             check=True)
+        assert run.stdout.strip() == expected
+        assert ("not a number of MiB" in run.stderr) == (value == "256MB")

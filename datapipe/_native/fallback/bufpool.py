@@ -12,13 +12,16 @@ Example::
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_BYTES", "PooledBlock", "clear", "empty", "limit", "set_limit", "stats"]
+__all__ = ["MAX_BYTES", "MIN_BYTES", "PooledBlock", "clear", "default_limit", "empty",
+           "limit", "set_limit", "stats"]
 
 MIN_BYTES = 1 << 16
+MAX_BYTES = 1 << 56
 _limit = 0
 
 
@@ -53,9 +56,21 @@ def stats() -> dict[str, int]:
     return {"cached_bytes": 0, "cached_blocks": 0, "limit": _limit, "hits": 0, "misses": 0}
 
 
-def _default_limit() -> int:
+def default_limit() -> int:
+    """The pool's starting limit (both backends): ``DATAPIPE_BUFFER_POOL_MB`` if set
+    to a number, else 256 MiB or a quarter of RAM, whichever is less."""
     text = os.environ.get("DATAPIPE_BUFFER_POOL_MB", "").strip()
-    return max(0, int(float(text) * (1 << 20))) if text else 256 << 20
+    if text:
+        try:
+            return max(0, int(float(text) * (1 << 20)))
+        except ValueError:
+            warnings.warn(f"DATAPIPE_BUFFER_POOL_MB={text!r} is not a number of MiB; "
+                          "using the default limit", RuntimeWarning, stacklevel=2)
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        ram = 1 << 32
+    return min(256 << 20, ram // 4)
 
 
-_limit = _default_limit()
+_limit = default_limit()
