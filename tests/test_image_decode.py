@@ -313,3 +313,22 @@ def test_decoder_can_be_switched_to_pillow_by_environment():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_header_claiming_a_huge_image_is_refused_before_any_allocation():
+    """Pillow's decompression-bomb rule applies on the TurboJPEG path too: the
+    buffer is sized from the header, so the header is checked first."""
+    data = bytearray(encode(smooth(64, 64), "JPEG", quality=90))
+    sof = data.index(b"\xff\xc0")  # marker, length (2), precision (1), height, width
+    data[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
+    with pytest.raises(DataLossError, match=r"decompression bomb|exceeds limit"):
+        decode_jpeg(bytes(data))
+
+
+@turbo_only
+def test_a_libjpeg_warning_keeps_tf_default_pixels():
+    """"Extraneous bytes before marker" (common in camera files) is a warning: the
+    image decodes with the fast IDCT, as tf's default, not via Pillow's fallback."""
+    clean = encode(smooth(64, 64), "JPEG", quality=90)
+    warned = clean[:-2] + b"\x00\x00\x00" + clean[-2:]
+    np.testing.assert_array_equal(decode_jpeg(warned), decode_jpeg(clean))

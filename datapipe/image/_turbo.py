@@ -3,8 +3,9 @@
 ``decode_jpeg`` uses this path when ``simplejpeg`` is installed (it is a dependency;
 ``DATAPIPE_JPEG_DECODER=pillow`` turns it off) and the file is a plain YCbCr or
 grayscale JPEG; everything else — CMYK, tiny images decoded at a reduced scale,
-``try_recover_truncated``, and any file TurboJPEG rejects — goes to Pillow, which
-also writes the error messages for damaged files.
+images over Pillow's ``MAX_IMAGE_PIXELS`` (its decompression-bomb guard),
+``try_recover_truncated``, truncated files and any file TurboJPEG rejects — goes to
+Pillow, which also writes the error messages for damaged files.
 
 Why: TurboJPEG decodes straight into the output array (here a recycled block from
 ``datapipe._native.bufpool``), where Pillow decodes into its own 4-byte-per-pixel
@@ -31,6 +32,7 @@ import math
 import os
 
 import numpy as np
+from PIL import Image
 
 from datapipe._native import bufpool
 
@@ -65,18 +67,29 @@ def decode(data: bytes, channels: int, ratio: int, fancy_upscaling: bool,
         return None
     if colorspace not in ("YCbCr", "Gray"):
         return None
+    if Image.MAX_IMAGE_PIXELS and height * width > Image.MAX_IMAGE_PIXELS:
+        return None  # Pillow's decompression-bomb rule decides, before any allocation
     if ratio > 1 and min(height, width) < _MIN_SCALED_SIDE:
         return None
     if channels == 0:
         channels = 1 if colorspace == "Gray" else 3
     out_h, out_w = math.ceil(height / ratio), math.ceil(width / ratio)
     out = bufpool.empty((out_h, out_w, channels), np.uint8)
+    # min_height/min_width pick TurboJPEG's scaling factor 1/ratio: the smallest
+    # output at least that large (exactly that large for sides >= 16).
+    options = dict(fastdct=fast_dct, fastupsample=not fancy_upscaling, min_height=out_h,
+                   min_width=out_w, buffer=out)
+    colours = "GRAY" if channels == 1 else "RGB"
     try:
-        # min_height/min_width pick TurboJPEG's scaling factor 1/ratio: the smallest
-        # output at least that large (exactly that large for sides >= 16).
-        return _simplejpeg.decode_jpeg(
-            data, "GRAY" if channels == 1 else "RGB", fastdct=fast_dct,
-            fastupsample=not fancy_upscaling, min_height=out_h, min_width=out_w,
-            buffer=out)
+        return _simplejpeg.decode_jpeg(data, colours, **options)
     except ValueError:
-        return None  # damaged or unusual: Pillow decodes it or names the damage
+        pass
+    # libjpeg warned. A file that ends without its end-of-image marker is truncated:
+    # Pillow names that (as tf refuses it). Other warnings ("extraneous bytes before
+    # marker", common in camera files) are decoded anyway, as tf and Pillow do.
+    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return None
+    try:
+        return _simplejpeg.decode_jpeg(data, colours, strict=False, **options)
+    except ValueError:
+        return None  # damaged beyond a warning: Pillow decodes it or names the damage
