@@ -297,10 +297,41 @@ async def _make_filesystem(protocol: str, storage_options: Mapping[str, Any]) ->
             # would multiply the attempts (s3fs: 5 per call, with its own backoff).
             fs.retries = 1
         if hasattr(fs, "set_session"):
+            _share_botocore_loader(fs)
             await fs.set_session()
         return fs
     return await loop.run_in_executor(
         None, lambda: fsspec.filesystem(protocol, **storage_options))
+
+
+_botocore_loader: Any = None
+
+
+def _share_botocore_loader(fs: Any) -> None:
+    """Give an s3fs filesystem an aiobotocore session whose data loader (botocore's
+    parsed service models) is shared by the whole process.
+
+    Why: the I/O thread stops when idle, and each restart makes new filesystems;
+    with a fresh session each would parse the S3 service model again — 60-120 ms
+    of every cold start, where the client with a shared loader takes 10 ms. Only
+    the loader is shared (it is plain cached data); the session itself, whose
+    credentials may hold locks bound to one event loop, stays per filesystem.
+    Filesystems that are not s3fs, or were given a session, are left alone.
+    """
+    global _botocore_loader
+    if getattr(fs, "session", True) is not None or not hasattr(fs, "_session_is_owned"):
+        return
+    try:
+        from aiobotocore.session import AioSession
+        session = AioSession(**getattr(fs, "kwargs", {}))
+        if _botocore_loader is None:
+            _botocore_loader = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", _botocore_loader)
+    except Exception:  # an s3fs/aiobotocore we do not know: it makes its own session
+        return
+    fs.session = session
+    fs._session_is_owned = True  # s3fs may refresh and close it as its own
 
 
 async def _close_async_fs(fs: Any) -> None:
