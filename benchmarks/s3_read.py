@@ -117,10 +117,18 @@ def main(argv: list[str] | None = None) -> int:
                              "not share the client's GIL) or in a thread of this one")
     parser.add_argument("--tfrecord", action="store_true",
                         help="also read the shards as TFRecord files")
+    parser.add_argument("--idle-timeout", type=float, default=30.0,
+                        help="seconds the I/O thread stays up with no file open "
+                             "(datapipe's default is 1 s): passes measure steady "
+                             "reading, not a restart each (the cold start is timed "
+                             "separately)")
+    parser.add_argument("--settle", type=float, default=0.5,
+                        help="seconds of idle before each pass, so the server's and the "
+                             "previous variant's leftover work lands on no one's clock")
     parser.add_argument("--out", default=str(HERE / "results" / "s3_read.json"))
     args = parser.parse_args(argv)
 
-    configure(block_size=args.block_mib * MiB)
+    configure(block_size=args.block_mib * MiB, idle_timeout=args.idle_timeout)
     if args.blocks_in_flight is not None:
         configure(blocks_in_flight=args.blocks_in_flight)
     server = (ProcessS3Server() if args.server == "process" else S3Server()).start()
@@ -143,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_index in range(args.rounds):
             order = names[round_index % len(names):] + names[:round_index % len(names)]
             for name in order:
+                time.sleep(args.settle)
                 start = time.perf_counter()
                 got = variants[name]()
                 seconds[name].append(time.perf_counter() - start)
