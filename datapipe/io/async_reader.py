@@ -675,6 +675,45 @@ class ReadAheadFile(io.BufferedIOBase):
             size -= take
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def window(self, offset: int, need: int) -> tuple[bytes, int] | None:
+        """``(data, base)``: a buffer holding the file from ``offset`` on
+        (``data[offset - base:]``), at least ``max(need, 1)`` bytes of it; None when
+        the file holds fewer bytes from ``offset``. The position moves to ``offset``.
+
+        For readers that parse in place (the TFRecord reader): when one response
+        holds the bytes, ``data`` is that response itself, not a copy; only bytes
+        that run on into later responses are joined (one copy, kept as the
+        current block so later windows inside it are free).
+        """
+        self._check_open()
+        need = max(need, 1)
+        if offset + need > self._size:
+            return None
+        if not self._buf_start <= offset < self._buf_start + len(self._buf):
+            self.seek(offset)
+            if self._buf_pos >= len(self._buf) and not self._advance():
+                return None
+        pos = offset - self._buf_start
+        self._buf_pos = pos
+        if len(self._buf) - pos >= need:
+            return self._buf, self._buf_start
+        parts = [memoryview(self._buf)[pos:]]
+        held = len(parts[0])
+        try:
+            while held < need:
+                self._buf_pos = len(self._buf)
+                if not self._advance():  # shorter than its size: the read path decides
+                    self._forget_from(offset)
+                    return None
+                parts.append(memoryview(self._buf))
+                held += len(self._buf)
+        except BaseException:
+            self._forget_from(offset)  # nothing consumed: the position stays
+            raise
+        joined = b"".join(parts)
+        self._buf, self._buf_start, self._buf_pos = joined, offset, 0
+        return joined, offset
+
     def read1(self, size: int = -1) -> bytes:
         self._check_open()
         if self._buf_pos >= len(self._buf) and not self._advance():

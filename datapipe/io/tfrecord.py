@@ -11,7 +11,9 @@ and frames every complete record of a block in one native call
 in the same pass that copies each record out, GIL released). A local uncompressed
 file is not read() into a block at all: the reader maps it (read-only, in windows of
 64 MiB that move along the file) and the records are copied straight from the page
-cache. Near the end of the mapped file (and for every other stream) it reads blocks,
+cache. A remote uncompressed file is parsed the same way, in place, from the
+responses its read-ahead reader holds (``ReadAheadFile.window``). Near the end of
+the mapped file (and for every other stream) it reads blocks,
 so files that grow while they are read, end early or end inside a header behave the
 same either way. Caveat of the map: a file *truncated by another process while it is
 read* kills the process with SIGBUS instead of raising; set ``USE_MMAP = False`` in
@@ -179,7 +181,9 @@ class TFRecordReader:
         self._need = 0             # bytes from _start the next record needs (0: scan)
         self._status = _NEED_MORE  # a corruption found behind the records returned
         self._done = False
-        self._map: mmap.mmap | None = None  # mapped mode: _base is the map's offset
+        # mapped mode (a local file's mmap, or a remote file's response bytes): _base
+        # is the file offset of _map[0]
+        self._map: mmap.mmap | bytes | None = None
         self._map_len = 0
 
     # ------------------------------------------------------------------ opening
@@ -188,7 +192,7 @@ class TFRecordReader:
         stream = _open_stream(self.url, self.compression_type, self._storage_options)
         self._stream = stream
         self._readinto = getattr(stream, "readinto", None)
-        if USE_MMAP and not self.compression_type and self._map_at(self.offset, 0):
+        if not self.compression_type and self._map_at(self.offset, 0):
             return
         self._buf = bytearray(self._block)
         self._view = memoryview(self._buf)
@@ -201,7 +205,22 @@ class TFRecordReader:
         """Map the file from ``offset`` (at least ``need`` bytes, a window if the file
         has it); False where the stream is no local regular file or the file holds
         less than ``max(need, 1)`` bytes from ``offset`` (the read() path takes over,
-        and with it the end-of-file and truncation rules)."""
+        and with it the end-of-file and truncation rules).
+
+        A remote file's read-ahead reader offers its blocks the same way
+        (``ReadAheadFile.window``): records are then parsed where the response
+        landed, with no copy into a read buffer first."""
+        window = getattr(self._stream, "window", None)
+        if window is not None:
+            got = window(offset, need)
+            if got is None:
+                return False
+            data, base = got
+            self._map, self._map_len = data, len(data)
+            self._base, self._start, self._end = base, offset - base, len(data)
+            return True
+        if not USE_MMAP:
+            return False
         try:
             fileno = self._stream.fileno()  # type: ignore[union-attr]
             info = os.fstat(fileno)
@@ -225,7 +244,7 @@ class TFRecordReader:
 
     def _unmap(self) -> None:
         mapped, self._map = self._map, None
-        if mapped is not None:
+        if isinstance(mapped, mmap.mmap):
             # BufferError: a scan on another thread still reads it; it is unmapped
             # when that scan lets go of it and the map is collected.
             with contextlib.suppress(BufferError):
