@@ -493,7 +493,7 @@ class ReadAheadFile(io.BufferedIOBase):
         # A listed size is used when the first response can confirm it: the file fits
         # in that response, whose extra byte shows a larger object, a short one a
         # smaller. (Larger files get their size asked for; that request is small
-        # next to theirs.) Cleared once a response confirmed it.
+        # next to theirs.)
         hint = _size_hint(url, self._storage_options)
         if hint is not None and not 0 < hint <= self._block * self._ahead:
             hint = None
@@ -515,15 +515,12 @@ class ReadAheadFile(io.BufferedIOBase):
         """
         self._open(hint)
         try:
-            self._pending[0][2].result()
+            self._pending[0][2].result()  # other errors: the caller closes the file
         except _StaleSizeError:
             _forget_size(self._url, self._storage_options)
             self._cancel_pending()
             self._next_fetch, self._size = 0, -1
             return False
-        except BaseException:
-            self._forget_from(0)
-            raise
         return True
 
     def _open(self, hint: int | None = None) -> None:
