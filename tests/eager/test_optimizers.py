@@ -195,8 +195,8 @@ def test_update_rule_matches_recorded_keras_numbers(case):
 
 @pytest.mark.tfdata
 def test_update_rules_match_live_keras():
-    tf = pytest.importorskip("tensorflow")
-    keras = pytest.importorskip("keras")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
+    keras = pytest.importorskip("keras", reason="the Keras reference (bench extra)")
     live = {
         "sgd_momentum": keras.optimizers.SGD(0.1, momentum=0.9),
         "sgd_nesterov": keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
@@ -448,3 +448,22 @@ def test_get_resolves_names():
     assert optimizers.get(opt) is opt
     with pytest.raises(InvalidArgumentError, match="unknown optimizer 'adagrad'"):
         optimizers.get("adagrad")
+
+
+def test_a_subclass_without_its_rule_fails_when_built():
+    """Optimizer and LearningRateSchedule are abstract: a subclass that forgets
+    update_step / __call__ fails at construction, not at the first training step."""
+    from datapipe.eager.optimizers.base import Optimizer
+    from datapipe.eager.optimizers.schedules import LearningRateSchedule
+
+    class NoRule(Optimizer):
+        pass
+
+    class NoCall(LearningRateSchedule):
+        def get_config(self):
+            return {}
+
+    with pytest.raises(TypeError, match="update_step"):
+        NoRule(learning_rate=0.1)
+    with pytest.raises(TypeError, match="__call__"):
+        NoCall()

@@ -37,6 +37,7 @@ Example::
 
 from __future__ import annotations
 
+import abc
 import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -73,7 +74,7 @@ def _array_of(value: Any) -> Any:
     return np.asarray(value)
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base class. Subclasses set ``_SLOTS``-like names via :meth:`get_slot_names` and
     implement :meth:`update_step`.
 
@@ -328,11 +329,11 @@ class Optimizer:
             return [backend.namespace_of(g).clip(g, -v, v) for g in grads]
         return grads
 
+    @abc.abstractmethod
     def update_step(self, grad: Any, var: Variable, slots: dict[str, Variable], lr: float,
                     step: int) -> None:
         """Apply the rule to one variable: ``grad`` is a backend array of ``var``'s dtype,
         ``lr`` this step's learning rate, ``step`` the number of updates before this one."""
-        raise NotImplementedError
 
     def minimize(self, loss: Callable[[], Any], var_list: Sequence[Variable],
                  tape: Any = None) -> Variable:

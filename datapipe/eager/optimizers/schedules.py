@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import abc
 import bisect
 import itertools
 import math
@@ -56,14 +57,17 @@ def _step(step: Any) -> float:
     return float(np.asarray(step).reshape(()))
 
 
-class LearningRateSchedule:
-    """Base class: ``schedule(step) -> float``; subclasses implement ``__call__``."""
+class LearningRateSchedule(abc.ABC):
+    """Base class: ``schedule(step) -> float``; subclasses implement ``__call__`` and
+    ``get_config`` (a subclass that forgets one fails when it is built)."""
 
+    @abc.abstractmethod
     def __call__(self, step: Any) -> float:
-        raise NotImplementedError
+        """The learning rate at ``step``."""
 
+    @abc.abstractmethod
     def get_config(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The constructor arguments, for ``from_config`` and checkpoints."""
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
