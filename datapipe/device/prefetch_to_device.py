@@ -57,8 +57,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from datapipe.dataset.node import (
     DatasetIterator,
     DatasetNode,
@@ -67,12 +65,15 @@ from datapipe.dataset.node import (
     check_state,
     wrap_node,
 )
-from datapipe.dataset.parallelism import AUTOTUNE
-from datapipe.dataset.transformations.prefetch import DEFAULT_AUTOTUNE_BUFFER, PrefetchIterator
+from datapipe.dataset.transformations.prefetch import (
+    DEFAULT_AUTOTUNE_BUFFER,
+    PrefetchIterator,
+    check_prefetch_buffer,
+)
 from datapipe.device.copy import stage_and_copy
 from datapipe.device.devices import Device, check_available, cupy_module, parse_device
 from datapipe.device.staging import StagingPool, spec_nbytes
-from datapipe.errors import FailedPreconditionError, InvalidArgumentError, InvalidTypeError
+from datapipe.errors import FailedPreconditionError
 
 __all__ = ["PrefetchToDeviceIterator", "PrefetchToDeviceNode", "prefetch_to_device"]
 
@@ -97,20 +98,11 @@ class PrefetchToDeviceNode(DatasetNode):
         super().__init__((input,), name=name)
         what = "prefetch_to_device()"
         self.device = parse_device(device, what)
-        if isinstance(buffer_size, bool) or not (
-                buffer_size is None or buffer_size is AUTOTUNE
-                or isinstance(buffer_size, (int, np.integer))):
-            raise InvalidTypeError(
-                f"{what}: buffer_size must be an int or AUTOTUNE (got {buffer_size!r})")
-        #: Whether the buffer size is automatic (AUTOTUNE, -1 or None, as tf.data).
-        self.autotune = buffer_size is None or buffer_size is AUTOTUNE or buffer_size == -1
-        if self.autotune:
-            buffer_size = GPU_AUTOTUNE_BUFFER if self.device.is_gpu else DEFAULT_AUTOTUNE_BUFFER
-        if buffer_size < 0:
-            raise InvalidArgumentError(
-                f"{what}: buffer_size must be >= 0 or AUTOTUNE (got {buffer_size})")
-        #: Elements buffered ahead (on a GPU: copied batches waiting, at least 1).
-        self.buffer_size = int(buffer_size)
+        #: Elements buffered ahead (on a GPU: copied batches waiting, at least 1), and
+        #: whether that size is automatic (AUTOTUNE, -1 or None, as tf.data).
+        self.buffer_size, self.autotune = check_prefetch_buffer(
+            buffer_size, what,
+            GPU_AUTOTUNE_BUFFER if self.device.is_gpu else DEFAULT_AUTOTUNE_BUFFER)
         # Fail when the pipeline is built, not at its first batch: a clear error early.
         check_available(self.device, what)
 

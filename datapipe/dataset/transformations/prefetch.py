@@ -61,6 +61,7 @@ from datapipe.dataset.transformations.parallel_runner import drain_into, element
 from datapipe.errors import InvalidArgumentError, InvalidTypeError
 
 __all__ = ["DEFAULT_AUTOTUNE_BUFFER", "MAX_AUTOTUNE_BUFFER", "PrefetchIterator",
+           "check_prefetch_buffer",
            "PrefetchNode"]
 
 #: Buffer size (elements) ``prefetch(AUTOTUNE)`` starts with.
@@ -93,6 +94,23 @@ class _Raised:
 _END = _End()
 
 
+def check_prefetch_buffer(buffer_size: Any, where: str, autotune_size: int
+                          ) -> tuple[int, bool]:
+    """``(size, autotuned)`` for a prefetching stage's ``buffer_size``: an int >= 0, or
+    AUTOTUNE / -1 / None (as tf.data), which start at ``autotune_size``."""
+    if isinstance(buffer_size, bool) or not (
+            buffer_size is None or buffer_size is AUTOTUNE
+            or isinstance(buffer_size, (int, np.integer))):
+        raise InvalidTypeError(
+            f"{where}: buffer_size must be an int or AUTOTUNE (got {buffer_size!r})")
+    if buffer_size is None or buffer_size is AUTOTUNE or buffer_size == -1:
+        return autotune_size, True
+    if buffer_size < 0:
+        raise InvalidArgumentError(
+            f"{where}: buffer_size must be >= 0 or AUTOTUNE (got {buffer_size})")
+    return int(buffer_size), False
+
+
 class PrefetchNode(DatasetNode):
     """Runs its input ``buffer_size`` elements ahead on a background thread."""
 
@@ -100,20 +118,9 @@ class PrefetchNode(DatasetNode):
 
     def __init__(self, input: DatasetNode, buffer_size: Any, name: str | None = None) -> None:
         super().__init__((input,), name=name)
-        if isinstance(buffer_size, bool) or not (
-                buffer_size is None or buffer_size is AUTOTUNE
-                or isinstance(buffer_size, (int, np.integer))):
-            raise InvalidTypeError(
-                f"prefetch(): buffer_size must be an int or AUTOTUNE (got {buffer_size!r})")
-        #: Whether the buffer size is autotuned (AUTOTUNE, -1 or None, as tf.data).
-        self.autotune = buffer_size is None or buffer_size is AUTOTUNE or buffer_size == -1
-        if self.autotune:
-            buffer_size = DEFAULT_AUTOTUNE_BUFFER
-        if buffer_size < 0:
-            raise InvalidArgumentError(
-                f"prefetch(): buffer_size must be >= 0 or AUTOTUNE (got {buffer_size})")
-        buffer_size = int(buffer_size)
-        self.buffer_size = buffer_size
+        #: buffer_size, and whether it is autotuned (AUTOTUNE, -1 or None, as tf.data).
+        self.buffer_size, self.autotune = check_prefetch_buffer(
+            buffer_size, "prefetch()", DEFAULT_AUTOTUNE_BUFFER)
 
     def compute_cardinality(self) -> int:
         return self.inputs[0].cardinality()
