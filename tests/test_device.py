@@ -764,7 +764,7 @@ def test_copy_stream_is_not_the_consumer_stream():
 
 @requires_cuda
 def test_to_torch_on_cuda_shares_the_device_memory():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="PyTorch (bench extra)")
     if not torch.cuda.is_available():
         pytest.skip("torch has no CUDA support in this environment")
     cupy = devices.cupy_module()
@@ -784,7 +784,7 @@ def test_to_cupy_from_host_and_from_torch():
     cupy = devices.cupy_module()
     out = to_cupy({"x": np.arange(5), "s": b"k"})
     assert isinstance(out["x"], cupy.ndarray) and out["s"] == b"k"
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="PyTorch (bench extra)")
     if torch.cuda.is_available():
         t = torch.arange(4, device="cuda")
         assert to_cupy(t).data.ptr == t.data_ptr()
@@ -794,7 +794,7 @@ def test_to_cupy_from_host_and_from_torch():
 
 
 def test_to_torch_on_cpu_shares_memory_with_the_batch():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="PyTorch (bench extra)")
     batch = {"x": np.arange(6, dtype=np.float32).reshape(2, 3),
              "pair": (np.int64(3), Point(np.array([True]), b"lbl"))}
     out = to_torch(batch)
@@ -808,7 +808,7 @@ def test_to_torch_on_cpu_shares_memory_with_the_batch():
 
 
 def test_to_torch_copies_read_only_and_negative_stride_arrays():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="PyTorch (bench extra)")
     frozen = np.arange(4, dtype=np.int32)
     frozen.flags.writeable = False
     reversed_ = np.arange(5)[::-1]
@@ -819,14 +819,14 @@ def test_to_torch_copies_read_only_and_negative_stride_arrays():
 
 
 def test_to_torch_over_a_prefetched_cpu_pipeline():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="PyTorch (bench extra)")
     ds = dp.Dataset.range(6).batch(3).apply(prefetch_to_device("cpu"))
     assert [to_torch(b).tolist() for b in ds] == [[0, 1, 2], [3, 4, 5]]
     assert all(isinstance(to_torch(b), torch.Tensor) for b in ds)
 
 
 def test_to_jax_on_cpu():
-    jnp = pytest.importorskip("jax.numpy")
+    jnp = pytest.importorskip("jax.numpy", reason="JAX is not installed")
     from datapipe.device import to_jax
 
     out = to_jax({"x": np.arange(4, dtype=np.float32), "s": b"k", "n": np.int32(2)})

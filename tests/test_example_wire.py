@@ -339,7 +339,7 @@ def test_backends_agree_on_arbitrary_bytes(data):
 
 @pytest.mark.tfdata
 def test_tensorflow_reads_our_bytes():
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     ex = example_from_dict({"a": [1, -2 ** 63], "f": np.float32([0.1, -0.0]),
                             "s": [b"\xff\x00", "é"], "n": None})
     parsed = tf.train.Example.FromString(ex.serialize())

@@ -128,7 +128,7 @@ def test_memory_filesystem():
 
 @pytest.mark.tfdata
 def test_live_against_tf(tmp_path):
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     path = _write(tmp_path / "d", bytes(range(100)))
     for args in [(5,), (7, 2), (3, 4, 3), (1, 0, 99)]:
         expected = list(tf.data.FixedLengthRecordDataset(path, *args).as_numpy_iterator())

@@ -882,7 +882,7 @@ def test_interleave_is_an_order_preserving_merge(lengths, cycle, block):
 
 @pytest.mark.tfdata
 def test_interleave_random_orders_match_tf():
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     rng = np.random.default_rng(0)
     for _ in range(30):
         lengths = rng.integers(0, 5, size=rng.integers(0, 7)).tolist()

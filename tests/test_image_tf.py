@@ -11,7 +11,7 @@ import datapipe.image as dpi
 from datapipe.image import _turbo
 from datapipe.image.resize import METHODS
 
-tf = pytest.importorskip("tensorflow")
+tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
 pytestmark = pytest.mark.tfdata
 
 RNG = np.random.default_rng(0)

@@ -160,7 +160,7 @@ def test_resize_runs_in_threads_with_the_same_result():
 @pytest.mark.parametrize("method", ["bilinear", "nearest", "bicubic", "area"])
 @pytest.mark.parametrize("antialias", [False, True])
 def test_both_backends_match_tf(backend, method, antialias):
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     image = _image((2, 37, 53, 3), np.uint8)
     for size in [(20, 31), (80, 101), (224, 224)]:
         ref = tf.image.resize(image, size, method=method, antialias=antialias).numpy()

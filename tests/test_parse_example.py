@@ -412,7 +412,7 @@ def test_backends_agree_on_damaged_records():
 
 @pytest.mark.tfdata
 def test_against_tensorflow_random_batches():
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     rng = np.random.default_rng(0)
     recs = []
     for i in range(20):

@@ -1135,7 +1135,7 @@ class TestChooseFromDatasets:
 class TestAgainstTensorFlow:
     @pytest.fixture
     def tf(self):
-        return pytest.importorskip("tensorflow")
+        return pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
 
     @staticmethod
     def _tf_list(ds):

@@ -209,7 +209,7 @@ def test_memory_filesystem():
 
 @pytest.mark.tfdata
 def test_live_against_tf(tmp_path):
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     paths = [_write(tmp_path / f"{name}.txt", data) for name, (data, _) in TF_CASES.items()]
     expected = list(tf.data.TextLineDataset(paths).as_numpy_iterator())
     assert list(TextLineDataset(paths, buffer_size=2)) == expected

@@ -593,7 +593,7 @@ def test_building_does_no_io(tmp_path):
 @pytest.mark.tfdata
 @pytest.mark.parametrize("compression", COMPRESSIONS)
 def test_tensorflow_reads_our_files(tmp_path, compression):
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     records = [b"", b"a", os.urandom(300_000), "é".encode(), b"\x00" * 17]
     path = _write(tmp_path / "ours", records, compression)
     got = list(tf.data.TFRecordDataset(path, compression_type=compression or "")
@@ -603,7 +603,7 @@ def test_tensorflow_reads_our_files(tmp_path, compression):
 
 @pytest.mark.tfdata
 def test_writer_matches_tensorflow_writer(tmp_path):
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     records = [os.urandom(n) for n in (0, 1, 100, 70_000)]
     with tf.io.TFRecordWriter(str(tmp_path / "tf")) as writer:
         for record in records:
@@ -620,7 +620,7 @@ def test_writer_matches_tensorflow_writer(tmp_path):
 @pytest.mark.tfdata
 @pytest.mark.parametrize("parallel", [None, 1, 2, 3, -1])
 def test_parallel_order_matches_tensorflow(tmp_path, parallel):
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
     paths = _files(tmp_path, [3, 1, 4, 2])
     want = list(tf.data.TFRecordDataset(paths, num_parallel_reads=parallel)
                 .as_numpy_iterator())

@@ -131,8 +131,8 @@ def test_loss_gradients_match_finite_differences(name):
 
 @pytest.mark.tfdata
 def test_losses_match_keras():
-    pytest.importorskip("tensorflow")
-    keras = pytest.importorskip("keras")
+    pytest.importorskip("tensorflow", reason="the TensorFlow reference (bench extra)")
+    keras = pytest.importorskip("keras", reason="the Keras reference (bench extra)")
     y = one_hot(LABELS)
     x = LOGITS
     pairs = [
